@@ -1,0 +1,5 @@
+"""Entry point for ``python -m interlock``."""
+
+from interlock.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Interlock api package."""
