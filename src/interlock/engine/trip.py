@@ -164,6 +164,8 @@ class Trip:
                 continue
             self.chosen = candidate
             self._attempt = attempt
+            if not self.req.stream:
+                self._finish_ok()
             if any(a.outcome == "timeout" for a in self.attempts[:-1]):
                 failed = next(a for a in self.attempts[:-1] if a.outcome == "timeout")
                 self.warnings.append(
@@ -218,8 +220,6 @@ class Trip:
         self.warnings.extend(warnings)
         self._buffer = buffer
         self._stream = stream if self.req.stream else None
-        if not self.req.stream:
-            self._finish_ok()
 
     async def events(self) -> AsyncIterator[ev.Event]:
         """The chosen attempt's events: what ``open()`` buffered, then the rest of the upstream stream."""
