@@ -131,9 +131,7 @@ def usage_dict(usage: ev.Usage | None) -> dict[str, Any]:
     u = usage or ev.Usage()
     inp = u.input_tokens or 0
     out = u.output_tokens or 0
-    details: dict[str, Any] = {"cached_tokens": u.cached_tokens or 0}
-    if u.cache_write_tokens:
-        details["cache_write_tokens"] = u.cache_write_tokens
+    details: dict[str, Any] = {"cached_tokens": u.cached_tokens or 0, "cache_write_tokens": u.cache_write_tokens or 0}
     return {
         "input_tokens": inp,
         "input_tokens_details": details,
