@@ -559,6 +559,20 @@ async def test_ttft_and_tps_pacing(sim: SimServer, http: aiohttp.ClientSession) 
     assert time.perf_counter() - started >= 0.04 + 10 / 250
 
 
+async def test_paced_tokens_arrive_when_due(sim: SimServer, http: aiohttp.ClientSession) -> None:
+    provider_id = fresh(sim, "anthropic", tps=20, output_tokens=4)
+    url, body, headers = request_for(sim, "anthropic", provider_id, "hi", stream=True)
+    started = time.perf_counter()
+    arrivals: list[float] = []
+    async with http.post(url, json=body, headers=headers) as response:
+        async for line in response.content:
+            if b"text_delta" in line:
+                arrivals.append(time.perf_counter() - started)
+    assert len(arrivals) == 4
+    # The first token is not held back: the later ones are paced after it (lower bounds only: no timed asserts).
+    assert arrivals[-1] - arrivals[0] >= 3 / 20 - 0.01
+
+
 # -- Routing of provider ids and per-model behaviour --------------------------------------------------------------
 
 
