@@ -8,7 +8,12 @@ import typer
 
 from interlock.store.cli_keys import keys_app
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Interlock: a self-hosted LLM routing gateway.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    help="Interlock: a self-hosted LLM routing gateway.",
+)
 app.add_typer(keys_app, name="keys", help="Create, list and revoke API keys.")
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="Config file (default: $INTERLOCK_CONFIG).")]

@@ -91,7 +91,7 @@ class TestKeyStorePostgres(KeyStoreContract):
 
     async def test_timestamps_are_timestamptz(self, engine: AsyncEngine) -> None:
         async with engine.connect() as conn:
-            types = dict(
+            types: dict[str, str] = dict(
                 (
                     await conn.execute(
                         text(
