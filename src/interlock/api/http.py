@@ -130,14 +130,17 @@ async def send_response(send: Send, response: Response) -> None:
 async def send_streaming(send: Send, receive: Receive, response: StreamingResponse) -> None:
     """Stream the body; stop producing (and cancel upstream work) when the client disconnects."""
     disconnected = False
+    finished = False
 
     async def pump() -> None:
+        nonlocal finished
         await send(
             {"type": "http.response.start", "status": response.status, "headers": _raw_headers(response.headers)}
         )
         async for chunk in response.chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finished = True  # uvicorn reports http.disconnect right after a completed response: not an early hang-up
 
     async def watch() -> None:
         nonlocal disconnected
@@ -164,7 +167,7 @@ async def send_streaming(send: Send, receive: Receive, response: StreamingRespon
             with contextlib.suppress(Exception):
                 await aclose()
         if response.on_close is not None:
-            await response.on_close(disconnected)
+            await response.on_close(disconnected and not finished)
 
 
 __all__ = [

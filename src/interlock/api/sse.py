@@ -9,7 +9,8 @@ from interlock.api.http import encode_json
 
 def frame(event: dict[str, Any]) -> bytes:
     """``event: <type>`` + ``data: <json>`` (Response API and Anthropic streams send both, identical)."""
-    return b"event: " + event["type"].encode() + b"\ndata: " + encode_json(event) + b"\n\n"
+    kind: str = event["type"]
+    return b"event: " + kind.encode() + b"\ndata: " + encode_json(event) + b"\n\n"
 
 
 def data_frame(payload: Any) -> bytes:
