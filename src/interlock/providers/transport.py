@@ -14,9 +14,10 @@ import aiohttp
 import msgspec
 
 from interlock.ir.errors import GatewayError, UpstreamError
-from interlock.ir.events import Event
+from interlock.ir.events import Event, StreamError
 from interlock.providers.base import Adapter, NativeRequest, Target
 from interlock.providers.sse import SSEDecoder
+from interlock.telemetry.redaction import redact
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_RESPONSE_BODY = 64 * 1024 * 1024
@@ -58,7 +59,7 @@ async def call(
         async with session.request(native.method, native.url, data=payload, headers=headers, timeout=timeout) as resp:
             if resp.status >= 400:
                 body = await resp.content.read(MAX_ERROR_BODY)
-                raise adapter.map_error(resp.status, body, resp.headers, target)
+                raise _scrubbed(adapter.map_error(resp.status, body, resp.headers, target), target)
             if native.stream:
                 ctype = resp.headers.get("Content-Type", "")
                 if "text/event-stream" not in ctype:
@@ -75,18 +76,18 @@ async def call(
                 async for chunk in resp.content.iter_any():
                     for sse in decoder.decode(chunk):
                         for event in parser.feed(sse):
-                            yield event
+                            yield _scrub_event(event, target)
                 for sse in decoder.flush():
                     for event in parser.feed(sse):
-                        yield event
+                        yield _scrub_event(event, target)
                 for event in parser.close():
-                    yield event
+                    yield _scrub_event(event, target)
             else:
                 body = await resp.content.read(MAX_RESPONSE_BODY)
                 for event in adapter.parse_response(body, target):
                     yield event
-    except GatewayError:
-        raise
+    except GatewayError as err:
+        raise _scrubbed(err, target) from None
     except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamError(
             "upstream_timeout", f"{target.provider} did not answer in time.", provider=target.provider, retryable=True
@@ -112,6 +113,21 @@ async def call(
             provider=target.provider,
             retryable=True,
         ) from exc
+
+
+def _scrubbed(err: GatewayError, target: Target) -> GatewayError:
+    """Upstream error texts can quote the key we sent (seen from real providers): never let it through."""
+    message = err.message
+    if target.api_key and target.api_key in message:
+        message = message.replace(target.api_key, "***")
+    err.message = redact(message)
+    return err
+
+
+def _scrub_event(event: Event, target: Target) -> Event:
+    if isinstance(event, StreamError):
+        _scrubbed(event.error, target)
+    return event
 
 
 __all__ = ["MAX_ERROR_BODY", "call", "make_session"]
