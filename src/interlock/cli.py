@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from interlock.accounting.cli_usage import usage_app
 from interlock.store.cli_keys import keys_app
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
     help="Interlock: a self-hosted LLM routing gateway.",
 )
 app.add_typer(keys_app, name="keys", help="Create, list and revoke API keys.")
+app.add_typer(usage_app, name="usage", help="Spend and tokens from the usage ledger.")
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="Config file (default: $INTERLOCK_CONFIG).")]
 

@@ -38,7 +38,17 @@ from interlock.routing.catalog import (
     ProviderConfig,
 )
 
-__all__ = ["ConfigError", "ServerSettings", "Settings", "load_catalog", "load_settings"]
+__all__ = [
+    "AccountingSettings",
+    "ConfigError",
+    "FetchSettings",
+    "LimitsSettings",
+    "ServerSettings",
+    "Settings",
+    "TelemetrySettings",
+    "load_catalog",
+    "load_settings",
+]
 
 _T = TypeVar("_T")
 
@@ -66,6 +76,79 @@ class ServerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_body_bytes: PositiveInt = 10 * 1024 * 1024
     max_header_bytes: PositiveInt = 16 * 1024  # total size of the request line and headers
     max_headers: PositiveInt = 100
+    # On SIGTERM: stop accepting, let in-flight requests and open streams finish for up to this long, then exit.
+    shutdown_grace_seconds: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+
+
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class LimitsSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Caps on every input (`limits:`; `interlock.api.limits`); body and header sizes are under `server:`.
+
+    Each refusal is the documented error naming the offending parameter. The timeouts bound how slowly a client
+    may send a request (slow-loris): its head from the first byte, its body once the head is in.
+    """
+
+    max_input_items: PositiveInt = 4096  # input[] (Responses) or messages[] (Chat, Messages)
+    max_tools: PositiveInt = 128
+    max_tool_schema_bytes: PositiveInt = 64 * 1024  # each tool's JSON schema, as sent
+    max_metadata_pairs: PositiveInt = 16  # metadata and gateway.metadata.custom_fields
+    max_metadata_key_chars: PositiveInt = 64
+    max_metadata_value_chars: PositiveInt = 512
+    max_json_depth: PositiveInt = 64  # nesting of arrays and objects anywhere in the body
+    header_timeout_s: PositiveFloat = 10.0
+    body_timeout_s: PositiveFloat = 60.0
+    keep_alive_timeout_s: PositiveFloat = 5.0  # idle time between two requests on one connection
+
+
+class FetchSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The gateway's own fetches of client URLs (`fetch:`; `interlock.providers.fetch`), e.g. images to inline.
+
+    Loopback, private, link-local and metadata addresses are refused unless `allow_private` is set, or the
+    host is in `allowed_hosts` (exact host names or IP literals, checked again on every redirect).
+    """
+
+    allow_private: bool = False
+    allowed_hosts: list[str] = []
+    max_bytes: PositiveInt = 20 * 1024 * 1024
+    timeout_s: PositiveFloat = 10.0
+    max_redirects: Annotated[int, msgspec.Meta(ge=0, le=10)] = 3
+    allowed_content_types: list[str] = msgspec.field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "image/heic",
+            "image/heif",
+            "application/pdf",
+        ]
+    )
+
+
+class TelemetrySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Metrics, request logs and traces (`telemetry:` in the config file). Tracing is off without an endpoint."""
+
+    metrics: bool = True  # GET /metrics and the per-request metric updates
+    request_logs: bool = True  # one INFO line per finished request
+    otlp_endpoint: str | None = None  # OTLP/HTTP, e.g. http://127.0.0.1:4318 (/v1/traces is appended)
+    otlp_headers: dict[str, str] = {}
+    service_name: str = "interlock"
+    trace_sample_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 1.0
+
+
+class AccountingSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Usage ledger, rate limits and budgets (`accounting:` in the config file; see `interlock.accounting`)."""
+
+    enabled: bool = True  # false: no ledger rows, limits or budgets (the bench compares requests/s on vs off)
+    default_rpm: PositiveInt | None = None  # requests per minute for keys that set none (None: unlimited)
+    ledger_queue_size: PositiveInt = 10_000  # rows waiting to be written; beyond it new rows are dropped + counted
+    ledger_batch_size: PositiveInt = 500  # rows per INSERT transaction at most
+    # How long a response's last byte waits for its ledger row to be committed (0: do not wait).
+    ledger_durable_wait_ms: Annotated[int, msgspec.Meta(ge=0)] = 2_000
+    reservation_ttl_seconds: PositiveInt = 900  # a budget reservation never settled (crashed worker) lapses then
+    record_rejections: bool = True  # ledger rows for requests refused before routing (rate limit, bad input)
 
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -77,6 +160,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     providers: list[ProviderConfig] = []
     models: list[ModelEntry] = []
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    telemetry: TelemetrySettings = msgspec.field(default_factory=TelemetrySettings)
+    accounting: AccountingSettings = msgspec.field(default_factory=AccountingSettings)
+    limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
+    fetch: FetchSettings = msgspec.field(default_factory=FetchSettings)
+    state_prefix: str = "interlock:"  # prefix of every key Interlock writes in the shared state (Redis)
     admin_key: str | None = None
     store_responses: bool = True
     response_retention_seconds: PositiveInt = 30 * 24 * 3600

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from interlock.store import KeyStore, MigrationError, begin_write, init_db, make_engine
 from interlock.store.migrations import SCHEMA_MIGRATIONS
 from tests.unit.store.keystore_contract import KeyStoreContract
-from tests.unit.store.test_db import run_init_db_processes
+from tests.unit.store.test_db import ALL_VERSIONS, run_init_db_processes
 
 POSTGRES_URL = os.environ.get("INTERLOCK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -112,7 +112,7 @@ async def test_concurrent_init_db_in_one_process(new_schema: Schema) -> None:
     engines = [make_engine(url) for _ in range(8)]
     try:
         results = await asyncio.gather(*(init_db(e) for e in engines))
-        assert sorted(results) == [[]] * 7 + [[1]]
+        assert sorted(results) == [[]] * 7 + [ALL_VERSIONS]
         _, record = await KeyStore(engines[3]).create("after the race")
         assert await KeyStore(engines[5]).get(record.id) == record
     finally:
@@ -122,7 +122,7 @@ async def test_concurrent_init_db_in_one_process(new_schema: Schema) -> None:
 
 async def test_concurrent_init_db_in_many_processes(new_schema: Schema) -> None:
     url = await new_schema()
-    assert await run_init_db_processes(url, 4) == ["[1]", "[]", "[]", "[]"]
+    assert await run_init_db_processes(url, 4) == [str(ALL_VERSIONS), "[]", "[]", "[]"]
 
 
 async def test_database_newer_than_code_is_refused(engine: AsyncEngine) -> None:

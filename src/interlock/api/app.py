@@ -2,7 +2,11 @@
 
 Every response carries ``X-Request-ID``. Every failure, however it happens, leaves as a documented error
 envelope: ``GatewayError`` as itself, an unexpected exception as ``internal_error`` (logged with its traceback,
-never sent to the client).
+never sent to the client). Error messages are scrubbed of secrets (``telemetry.redaction``) before they leave.
+
+Each request of an ``observed`` route gets a telemetry probe (``telemetry.request``): in flight from arrival,
+told the status it answers with, and finished once the last byte is out, which records metrics, the request
+log line and the trace span.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from interlock.accounting.meter import Tab, current_tab
 from interlock.api.context import AppContext
 from interlock.api.errors import anthropic_error_response, openai_error_response
 from interlock.api.http import (
@@ -22,12 +27,12 @@ from interlock.api.http import (
     Scope,
     Send,
     StreamingResponse,
-    json_response,
     send_response,
     send_streaming,
 )
 from interlock.ir.builder import BuilderError
 from interlock.ir.errors import GatewayError
+from interlock.telemetry import Probe, Telemetry, redact
 
 log = logging.getLogger("interlock.api")
 
@@ -40,9 +45,10 @@ class Route:
     pattern: re.Pattern[str]
     methods: dict[str, Handler]
     anthropic_errors: bool = False
+    observed: bool = True  # False for /metrics, /healthz, /readyz: not counted, logged or traced
 
 
-def route(path: str, methods: dict[str, Handler], *, anthropic_errors: bool = False) -> Route:
+def route(path: str, methods: dict[str, Handler], *, anthropic_errors: bool = False, observed: bool = True) -> Route:
     """``/v1/models/{model_id:path}`` style paths; ``:path`` parameters may contain slashes."""
     regex = "^"
     for part in re.split(r"(\{[^}]+\})", path):
@@ -51,16 +57,21 @@ def route(path: str, methods: dict[str, Handler], *, anthropic_errors: bool = Fa
             regex += f"(?P<{name}>.+)" if kind == "path" else f"(?P<{name}>[^/]+)"
         else:
             regex += re.escape(part)
-    return Route(path, re.compile(regex + "$"), methods, anthropic_errors)
+    return Route(path, re.compile(regex + "$"), methods, anthropic_errors, observed)
 
 
 class InterlockApp:
     """A plain ASGI callable (so the server can be swapped after measuring, design.md section 4)."""
 
     def __init__(
-        self, routes: list[Route], startup: Callable[[], Awaitable[AppContext]], shutdown: Callable[[], Awaitable[None]]
+        self,
+        routes: list[Route],
+        startup: Callable[[], Awaitable[AppContext]],
+        shutdown: Callable[[], Awaitable[None]],
+        telemetry: Telemetry | None = None,
     ):
         self.routes = routes
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
         self._exact: dict[str, Route] = {r.path: r for r in routes if "{" not in r.path}
         self._startup = startup
         self._shutdown = shutdown
@@ -104,9 +115,24 @@ class InterlockApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = "req_" + uuid.uuid4().hex
         request = Request(scope, receive, request_id)
-        rid = {"x-request-id": request_id}
         matched = self._match(request.path)
+        path = matched[0].path if matched is not None else None
+        observed = matched is None or matched[0].observed
+        probe = self.telemetry.begin(request_id, request.method, path, request.headers, observed=observed)
+        try:
+            await self._serve(request, send, matched, probe)
+        finally:
+            probe.finish()
+            tab = current_tab()
+            if tab is not None:
+                tab.close()
+
+    async def _serve(
+        self, request: Request, send: Send, matched: tuple[Route, dict[str, str]] | None, probe: Probe
+    ) -> None:
+        rid = {"x-request-id": request.request_id}
         anthropic = matched is not None and matched[0].anthropic_errors
+        tab: Tab | None = None  # the request as accounting sees it: limits, budgets, ledger (accounting.meter)
         try:
             if matched is None:
                 raise GatewayError("resource_not_found", f"No route for {request.path}.")
@@ -115,37 +141,50 @@ class InterlockApp:
             if handler is None:
                 allow = ", ".join(sorted(r.methods))
                 err = GatewayError("method_not_allowed", f"Method {request.method} is not allowed on {request.path}.")
+                probe.respond(err.status, err.code, err.message)
                 await send_response(send, _render(err, anthropic, {**rid, "allow": allow}))
                 return
             if self.ctx is None:
                 raise GatewayError("service_unavailable", "The gateway is starting.")
             request.path_params = params
+            meter = self.ctx.extras.get("meter")
+            tab = meter.open(request.request_id, r.path) if meter is not None else None
             result = await handler(self.ctx, request)
         except GatewayError as err:
-            await send_response(send, _render(err, anthropic, rid))
+            probe.respond(err.status, err.code, err.message)
+            extra = await tab.failed(err) if tab is not None else {}
+            await send_response(send, _render(err, anthropic, {**rid, **extra}))
             return
         except BuilderError as exc:
             log.error("invalid upstream event sequence: %s", exc)
-            err = GatewayError("upstream_error", "The upstream sent an invalid event sequence.")
-            await send_response(send, _render(err, anthropic, rid))
+            error = GatewayError("upstream_error", "The upstream sent an invalid event sequence.")
+            probe.respond(error.status, error.code, error.message)
+            extra = await tab.failed(error) if tab is not None else {}
+            await send_response(send, _render(error, anthropic, {**rid, **extra}))
             return
         except Exception as exc:
             log.exception("internal error on %s %s", request.method, request.path, exc_info=exc)
-            await send_response(send, _render(GatewayError("internal_error"), anthropic, rid))
+            probe.respond(500, "internal_error")
+            error = GatewayError("internal_error")
+            extra = await tab.failed(error) if tab is not None else {}
+            await send_response(send, _render(error, anthropic, {**rid, **extra}))
             return
         result.headers.update(rid)
+        probe.respond(result.status)
         if isinstance(result, StreamingResponse):
-            await send_streaming(send, receive, result)
+            result.on_close = probe.streaming(result.on_close)
+            if tab is not None:  # rate-limit and budget headers; the last bytes wait for the ledger row
+                result.chunks = tab.streaming(result.headers, result.chunks)
+            await send_streaming(send, request.receive, result)
         else:
+            if tab is not None:
+                await tab.responded(result.headers)
             await send_response(send, result)
 
 
 def _render(err: GatewayError, anthropic: bool, headers: dict[str, str]) -> Response:
+    err.message = redact(err.message)
     return anthropic_error_response(err, headers) if anthropic else openai_error_response(err, headers)
 
 
-async def healthz(ctx: AppContext, request: Request) -> Response:
-    return json_response({"status": "ok"})
-
-
-__all__ = ["Handler", "InterlockApp", "Route", "healthz", "route"]
+__all__ = ["Handler", "InterlockApp", "Route", "route"]

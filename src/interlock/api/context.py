@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ class AppContext:
     authenticator: Authenticator
     max_body_bytes: int = 10 * 1024 * 1024
     extras: dict[str, Any] = field(default_factory=dict)
+    # Run in order at shutdown, after in-flight requests and streams drained (e.g. the ledger's final flush).
+    shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def read_body(self, request: Request) -> bytes:
         try:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
 
 from interlock.api.auth import authenticate
 from interlock.api.context import AppContext
 from interlock.api.http import Request, Response, StreamingResponse, json_response
 from interlock.api.sse import frame
+from interlock.api.stored import resolve_chain, save_response
 from interlock.engine import Trip
 from interlock.ir import BuilderError, ResponseBuilder, new_id
 from interlock.ir.errors import GatewayError
@@ -16,6 +20,7 @@ from interlock.ir.parse import decode_json, parse_response_request
 from interlock.ir.request import ResponseRequest
 from interlock.ir.response import make_response_shell
 from interlock.ir.warnings import RoutingWarning
+from interlock.store.keys import KeyRecord
 
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
@@ -40,25 +45,30 @@ def _builder(req: ResponseRequest, trip: Trip) -> ResponseBuilder:
 
 
 async def create_response(ctx: AppContext, request: Request) -> Response | StreamingResponse:
-    await authenticate(request, ctx.authenticator)
+    key = await authenticate(request, ctx.authenticator)
     body = await ctx.read_body(request)
-    req, unknown = parse_response_request(decode_json(body))
-    trip = ctx.gateway.prepare(req)
+    data = decode_json(body)
+    req, unknown = parse_response_request(data)
+    routed, kept = await resolve_chain(ctx, key, data, req)  # previous_response_id expanded (api.stored)
+    trip = ctx.gateway.prepare(routed)
     trip.warnings.extend(_unknown_field_warnings(unknown))
     explain = request.headers.get("x-interlock-explain", "").lower() in ("1", "true", "yes")
     await trip.open()
-    builder = _builder(req, trip)
+    builder = _builder(req if kept is not None else msgspec.structs.replace(req, store=False), trip)  # echo: kept?
     if not req.stream:
         async for event in trip.events():
             if isinstance(event, StreamError):
                 raise event.error
             builder.feed(event)
         builder.complete(ctx.gateway.routing_metadata(trip, explain=explain))
+        await save_response(ctx, key, kept, builder.response)
         return json_response(builder.response)
-    return StreamingResponse(_stream(ctx, trip, builder, explain), on_close=_on_close(trip))
+    return StreamingResponse(_stream(ctx, trip, builder, explain, key, kept), on_close=_on_close(trip))
 
 
-async def _stream(ctx: AppContext, trip: Trip, builder: ResponseBuilder, explain: bool) -> AsyncIterator[bytes]:
+async def _stream(
+    ctx: AppContext, trip: Trip, builder: ResponseBuilder, explain: bool, key: KeyRecord, kept: list[Any] | None
+) -> AsyncIterator[bytes]:
     """Relay the trip's events; after the first byte, every failure becomes ``error`` + ``response.failed``."""
     try:
         async for event in trip.events():
@@ -68,7 +78,9 @@ async def _stream(ctx: AppContext, trip: Trip, builder: ResponseBuilder, explain
                 return
             for out in builder.feed(event):
                 yield frame(out)
-        for out in builder.complete(ctx.gateway.routing_metadata(trip, explain=explain)):
+        final = builder.complete(ctx.gateway.routing_metadata(trip, explain=explain))
+        await save_response(ctx, key, kept, builder.response)  # stored before the terminal event goes out
+        for out in final:
             yield frame(out)
     except BuilderError as exc:
         ctx.log_internal(exc)

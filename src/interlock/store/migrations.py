@@ -20,15 +20,18 @@ from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Connection,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     insert,
     select,
 )
@@ -95,7 +98,74 @@ def _v1_workspaces_and_api_keys(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (Migration(1, "workspaces and api_keys", _v1_workspaces_and_api_keys),)
+def _v2_ledger_budgets_responses(conn: Connection) -> None:
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Reflect-free stand-in for the existing table, so the foreign key below can name it.
+    Table("workspaces", metadata, Column("id", String(64), primary_key=True))
+    Table(
+        "usage_ledger",
+        metadata,
+        Column("request_id", String(64), primary_key=True),
+        Column("created_at", UTCDateTime(), nullable=False, index=True),
+        Column("key_id", String(32)),
+        Column("workspace_id", String(64)),
+        Column("endpoint", String(32), nullable=False),
+        Column("model", String(255)),
+        Column("provider", String(64)),
+        Column("provider_model_id", String(255)),
+        Column("input_tokens", Integer),
+        Column("cached_tokens", Integer),
+        Column("cache_write_tokens", Integer),
+        Column("output_tokens", Integer),
+        Column("reasoning_tokens", Integer),
+        Column("usage_estimated", Boolean, nullable=False),
+        Column("cost_usd", Float),
+        Column("reserved_usd", Float),
+        Column("ttft_ms", Float),
+        Column("latency_ms", Float),
+        Column("status", String(16), nullable=False),
+        Column("http_status", Integer),
+        Column("error_code", String(64)),
+        Column("stream", Boolean, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        CheckConstraint("status IN ('ok', 'error', 'cancelled', 'rejected')", name="status"),
+        Index("ix_usage_ledger_key_id_created_at", "key_id", "created_at"),
+        Index("ix_usage_ledger_workspace_id_created_at", "workspace_id", "created_at"),
+    )
+    Table(
+        "budgets",
+        metadata,
+        Column("id", String(32), primary_key=True),
+        Column("workspace_id", String(64), ForeignKey("workspaces.id"), nullable=False, index=True),
+        Column("period", String(16), nullable=False),
+        Column("limit_usd", Float, nullable=False),
+        Column("enforce", Boolean, nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+        CheckConstraint("period IN ('daily', 'weekly', 'monthly')", name="period"),
+        CheckConstraint("limit_usd >= 0", name="limit_usd"),
+        UniqueConstraint("workspace_id", "period", name="uq_budgets_workspace_id_period"),
+    )
+    Table(
+        "stored_responses",
+        metadata,
+        Column("id", String(64), primary_key=True),
+        Column("workspace_id", String(64), nullable=False, index=True),
+        Column("key_id", String(32)),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("expires_at", UTCDateTime(), nullable=False, index=True),
+        Column("input_items", JSON_TYPE, nullable=False),
+        Column("output_items", JSON_TYPE, nullable=False),
+        Column("body", JSON_TYPE, nullable=False),
+    )
+    tables = [metadata.tables[name] for name in ("usage_ledger", "budgets", "stored_responses")]
+    metadata.create_all(conn, tables=tables, checkfirst=False)
+
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(1, "workspaces and api_keys", _v1_workspaces_and_api_keys),
+    Migration(2, "usage ledger, budgets and stored responses", _v2_ledger_budgets_responses),
+)
 
 
 def _check_sequence(migrations: Sequence[Migration]) -> None:

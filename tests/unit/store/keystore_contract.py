@@ -25,7 +25,7 @@ from interlock.store import (
     hash_key,
     init_db,
 )
-from interlock.store.migrations import SCHEMA_MIGRATIONS
+from interlock.store.migrations import MIGRATIONS, SCHEMA_MIGRATIONS
 
 KEY_RE = re.compile(r"^ak_live_[A-Za-z0-9]{40}$")
 KEY_ID_RE = re.compile(r"^key_[A-Za-z0-9]{16}$")
@@ -278,7 +278,7 @@ class KeyStoreContract:
         async with engine.connect() as conn:
             versions = (await conn.execute(select(SCHEMA_MIGRATIONS.c.version))).scalars().all()
             workspaces = (await conn.execute(text("SELECT id, name FROM workspaces"))).all()
-        assert versions == [1]
+        assert versions == [m.version for m in MIGRATIONS]
         assert [tuple(w) for w in workspaces] == [("ws_default", "Default")]
         assert await store.list() == [record]
 
@@ -290,7 +290,7 @@ class KeyStoreContract:
             migrated = await conn.run_sync(schema_snapshot)
         assert migrated.pop("schema_migrations")
         assert migrated == from_models
-        assert set(migrated) == {"api_keys", "workspaces"}
+        assert set(migrated) == {"api_keys", "workspaces", "usage_ledger", "budgets", "stored_responses"}
 
     # -- the cache on the real store -----------------------------------------------------------------------------
 

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from interlock.store import MIGRATIONS, KeyStore, Migration, MigrationError, begin_write, init_db, make_engine
 from interlock.store.migrations import SCHEMA_MIGRATIONS
 
+ALL_VERSIONS = [m.version for m in MIGRATIONS]
+ALL_TABLES = {"schema_migrations", "workspaces", "api_keys", "usage_ledger", "budgets", "stored_responses"}
+
 
 @pytest.mark.parametrize(
     ("url", "drivername"),
@@ -91,7 +94,7 @@ async def test_sqlite_ddl_is_transactional(sqlite_url: str) -> None:
 
 
 async def test_memory_database_is_shared_and_serialised(memory_engine: AsyncEngine) -> None:
-    assert await init_db(memory_engine) == [1]
+    assert await init_db(memory_engine) == ALL_VERSIONS
     store = KeyStore(memory_engine)
     created = await asyncio.gather(*(store.create(f"k{i}") for i in range(10)))
     assert len(await store.list()) == 10
@@ -130,10 +133,10 @@ async def _tables(engine: AsyncEngine) -> set[str]:
 
 
 async def test_init_db_applies_then_does_nothing(memory_engine: AsyncEngine) -> None:
-    assert await init_db(memory_engine) == [1]
+    assert await init_db(memory_engine) == ALL_VERSIONS
     assert await init_db(memory_engine) == []
-    assert await _versions(memory_engine) == [1]
-    assert await _tables(memory_engine) == {"schema_migrations", "workspaces", "api_keys"}
+    assert await _versions(memory_engine) == ALL_VERSIONS
+    assert await _tables(memory_engine) == ALL_TABLES
 
 
 def _create_extra(conn: Connection) -> None:
@@ -187,8 +190,8 @@ async def test_concurrent_init_db_in_one_process(sqlite_url: str) -> None:
     engines = [make_engine(sqlite_url) for _ in range(8)]
     try:
         results = await asyncio.gather(*(init_db(e) for e in engines))
-        assert sorted(results) == [[]] * 7 + [[1]]
-        assert await _versions(engines[0]) == [1]
+        assert sorted(results) == [[]] * 7 + [ALL_VERSIONS]
+        assert await _versions(engines[0]) == ALL_VERSIONS
     finally:
         for engine in engines:
             await engine.dispose()
@@ -229,10 +232,10 @@ async def run_init_db_processes(url: str, count: int) -> list[str]:
 
 
 async def test_concurrent_init_db_in_many_processes(sqlite_url: str) -> None:
-    assert await run_init_db_processes(sqlite_url, 4) == ["[1]", "[]", "[]", "[]"]
+    assert await run_init_db_processes(sqlite_url, 4) == [str(ALL_VERSIONS), "[]", "[]", "[]"]
     engine = make_engine(sqlite_url)
     try:
-        assert await _versions(engine) == [1]
+        assert await _versions(engine) == ALL_VERSIONS
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM workspaces"))).scalar() == 1
     finally:
