@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,12 +20,15 @@ import msgspec
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from interlock.store.batch import BatchWriter
 from interlock.store.db import begin_write
 from interlock.store.models import StoredResponse
 
 __all__ = ["ResponseStore", "StoredRecord"]
 
 log = logging.getLogger("interlock.store.responses")
+
+PUT_WAIT_S = 10.0
 
 
 class StoredRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +50,8 @@ class ResponseStore:
         self.retention = timedelta(seconds=retention_seconds)
         self._purge_interval_s = purge_interval_s
         self._task: asyncio.Task[None] | None = None
+        # Group commit: concurrent puts share one transaction instead of paying one each.
+        self._writer = BatchWriter(self._insert, capacity=10_000, batch_size=200, name="responses")
 
     async def put(
         self,
@@ -57,20 +63,31 @@ class ResponseStore:
         output_items: list[Any],
         body: dict[str, Any],
     ) -> None:
+        """Store a response; returns once it is committed (so a follow-up request can continue it)."""
         now = datetime.now(UTC)
+        row = {
+            "id": response_id,
+            "workspace_id": workspace_id,
+            "key_id": key_id,
+            "created_at": now,
+            "expires_at": now + self.retention,
+            "input_items": input_items,
+            "output_items": output_items,
+            "body": body,
+        }
+        self._writer.start()
+        committed = self._writer.record(row)
+        if committed is None:  # queue full or closing: write it ourselves rather than lose it
+            await self._insert([row])
+        else:
+            try:  # bounded: a database outage must not hold the response; the row is still written later
+                await asyncio.wait_for(asyncio.shield(committed), PUT_WAIT_S)
+            except TimeoutError:
+                log.warning("stored response %s not committed within %.0f s", response_id, PUT_WAIT_S)
+
+    async def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
         async with begin_write(self._engine) as conn:
-            await conn.execute(
-                insert(StoredResponse).values(
-                    id=response_id,
-                    workspace_id=workspace_id,
-                    key_id=key_id,
-                    created_at=now,
-                    expires_at=now + self.retention,
-                    input_items=input_items,
-                    output_items=output_items,
-                    body=body,
-                )
-            )
+            await conn.execute(insert(StoredResponse), list(rows))
 
     async def get(self, response_id: str, workspace_id: str) -> StoredRecord | None:
         """The unexpired response ``response_id`` of ``workspace_id``; ``None`` otherwise (also for others')."""
@@ -112,6 +129,7 @@ class ResponseStore:
             self._task = asyncio.create_task(self._purge_loop(), name="interlock-response-purge")
 
     async def close(self) -> None:
+        await self._writer.close()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
