@@ -132,7 +132,7 @@ async def create_chat_completion(ctx: AppContext, request: Request) -> Response 
     parsed, warnings = parse_chat_request(decode_json(body))
     req = require_chat_format_models(ctx, parsed)
     try:
-        trip = ctx.gateway.prepare(req)
+        trip = ctx.gateway.prepare(req, endpoint="chat_completions")
         trip.warnings.extend(warnings)
         trip.warnings.extend(response_only_warnings(parsed, req))
         await trip.open()

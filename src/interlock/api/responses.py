@@ -50,7 +50,7 @@ async def create_response(ctx: AppContext, request: Request) -> Response | Strea
     data = decode_json(body)
     req, unknown = parse_response_request(data)
     routed, kept = await resolve_chain(ctx, key, data, req)  # previous_response_id expanded (api.stored)
-    trip = ctx.gateway.prepare(routed)
+    trip = ctx.gateway.prepare(routed, endpoint="responses")
     trip.warnings.extend(_unknown_field_warnings(unknown))
     explain = request.headers.get("x-interlock-explain", "").lower() in ("1", "true", "yes")
     await trip.open()

@@ -285,6 +285,8 @@ class Offering(_Entry, frozen=True):
     # None: the provider's list, else the protocol's (`PROTOCOL_PARAMS`). Resolved by `Catalog`.
     accepted_params: frozenset[OptionalParam] | None = None
     priors: Priors | None = None
+    # Every protocol Interlock speaks streams, so `Catalog` adds the "streaming" capability unless this is False.
+    streams: bool = True
     # The canonical model id; filled in by `Catalog`, not written in YAML.
     model: str = ""
 
@@ -421,6 +423,11 @@ class Catalog:
                     model=entry.id,
                     data_policy=offering.data_policy or provider.data_policy,
                     accepted_params=accepted,
+                    capabilities=(
+                        offering.capabilities | {"streaming"}
+                        if offering.streams
+                        else offering.capabilities - {"streaming"}
+                    ),
                 )
             )
         return msgspec.structs.replace(entry, offerings=tuple(offerings))
