@@ -7,7 +7,6 @@ failures become a retryable ``upstream_error``, read timeouts ``upstream_timeout
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -88,7 +87,7 @@ async def call(
                     yield event
     except GatewayError as err:
         raise _scrubbed(err, target) from None
-    except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamError(
             "upstream_timeout", f"{target.provider} did not answer in time.", provider=target.provider, retryable=True
         ) from exc
