@@ -403,7 +403,7 @@ def test_live_stats_are_shared_between_replicas_through_redis(
         assert b.create(model="rt-model:ttft-focus")["routing_metadata"]["provider"] == "rt-cheap"
         for _ in range(3):
             a.stream_meta(model="rt-model", gateway={"routing": {"providers": ["rt-fast"]}})
-        for _ in range(100):  # b learns rt-fast's speed from a's samples without sending it any traffic
+        for _ in range(400):  # b learns rt-fast's speed from a's samples without sending it any traffic
             meta = b.create(model="rt-model:ttft-focus", explain=True)["routing_metadata"]
             fast = next(c for c in meta["decision"]["candidates"] if c["provider"] == "rt-fast")
             if fast["ttft_source"] == "live" and meta["provider"] == "rt-fast":

@@ -59,7 +59,9 @@ class GatewayServer:
         self.sock = free_socket()
         self.port = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        cfg = uvicorn.Config(self.app, lifespan="on", log_level="warning", access_log=False, loop="asyncio")
+        cfg = uvicorn.Config(
+            self.app, lifespan="on", log_level="warning", access_log=False, loop="asyncio", timeout_keep_alive=65
+        )
         self.server = uvicorn.Server(cfg)
         self._task: asyncio.Future[None] | None = None
 

@@ -8,9 +8,6 @@ scrubbed) and never the body; authentication failures get a fixed message becaus
 
 from __future__ import annotations
 
-import email.utils
-import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +15,7 @@ import msgspec
 
 from interlock.ir.errors import UpstreamError
 from interlock.ir.warnings import RoutingWarning
+from interlock.providers._retry import retry_after
 from interlock.providers.base import Target
 
 MAX_MESSAGE = 500
@@ -162,31 +160,6 @@ def error_from_object(err: Mapping[str, Any], target: Target, *, status: int = 2
     else:
         message = f"{target.provider} failed mid-stream" + (f": {message}" if message else ".")
     return UpstreamError(code_, message, provider=target.provider, upstream_status=status, retryable=retryable)
-
-
-def retry_after(headers: Mapping[str, str]) -> int | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date), rounded up."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    ms = lower.get("retry-after-ms")
-    if ms is not None:
-        try:
-            value = float(ms)
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value) and value >= 0:
-            return math.ceil(value / 1000)
-    raw = lower.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        return max(0, math.ceil(when.timestamp() - time.time()))
-    return math.ceil(value) if math.isfinite(value) and value >= 0 else None
 
 
 def map_error(status: int, body: bytes, headers: Mapping[str, str], target: Target) -> UpstreamError:

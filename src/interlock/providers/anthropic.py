@@ -80,6 +80,7 @@ from interlock.ir.request import (
 )
 from interlock.ir.warnings import RoutingWarning
 from interlock.providers import _signatures as sig
+from interlock.providers._retry import retry_after
 from interlock.providers.base import NativeRequest, ProtocolName, SSEEvent, Target
 from interlock.providers.normalise import (
     CODE,
@@ -1142,17 +1143,6 @@ STATUS_ERRORS: Final[Mapping[int, str]] = {
 _CONTEXT = re.compile(r"prompt is too long|context window|too many tokens", re.IGNORECASE)
 
 
-def _retry_after(headers: Mapping[str, str]) -> int | None:
-    for key in ("retry-after", "Retry-After"):
-        value = headers.get(key)
-        if value is not None:
-            try:
-                return max(0, int(float(value)))
-            except ValueError:
-                return None
-    return None
-
-
 def _upstream_error(status: int, error: Mapping[str, Any], headers: Mapping[str, str], target: Target) -> UpstreamError:
     native = str(error.get("type") or "")
     if native not in ERRORS:
@@ -1171,7 +1161,7 @@ def _upstream_error(status: int, error: Mapping[str, Any], headers: Mapping[str,
         provider=target.provider,
         upstream_status=status,
         retryable=retryable,
-        retry_after=_retry_after(headers),
+        retry_after=retry_after(headers),
     )
 
 

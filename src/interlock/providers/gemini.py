@@ -44,7 +44,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -80,7 +79,9 @@ from interlock.ir.request import (
 )
 from interlock.ir.warnings import RoutingWarning
 from interlock.providers import _signatures as sig
+from interlock.providers._retry import clamp_seconds, retry_after
 from interlock.providers.base import NativeRequest, ProtocolName, SSEEvent, Target
+from interlock.providers.fetch import MediaKind, needs_fetch, remote_media
 from interlock.providers.normalise import (
     CODE,
     GATEWAY,
@@ -404,7 +405,10 @@ def _media_part(url: str | None, file_id: str | None, default_type: str, param: 
     if url.startswith("data:"):
         mime, data = _data_url(url, param)
         return {"inlineData": {"mimeType": mime, "data": data}}
-    # Public and gs:// URLs go by reference; Gemini fetches them (the adapter is sans-IO).
+    if needs_fetch(url):  # Gemini takes http(s) media only inline: marked here, fetched under the fetch guard.
+        kind: MediaKind = "image" if default_type.startswith("image/") else "file"
+        return remote_media(url, _guess_type(url, default_type), param, kind)
+    # gs:// and Files API URIs go by reference.
     return {"fileData": {"mimeType": _guess_type(url, default_type), "fileUri": url}}
 
 
@@ -1121,15 +1125,8 @@ def _retry_after(error: Mapping[str, Any], headers: Mapping[str, str]) -> int | 
         if isinstance(detail, Mapping) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
             match = _DELAY.match(str(detail.get("retryDelay") or ""))
             if match:
-                return math.ceil(float(match.group(1)))
-    for key in ("retry-after", "Retry-After"):
-        value = headers.get(key)
-        if value is not None:
-            try:
-                return max(0, int(float(value)))
-            except ValueError:
-                return None
-    return None
+                return clamp_seconds(float(match.group(1)))
+    return retry_after(headers)
 
 
 def _upstream_error(status: int, error: Mapping[str, Any], headers: Mapping[str, str], target: Target) -> UpstreamError:
