@@ -99,7 +99,10 @@ class LimitsSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_json_depth: PositiveInt = 64  # nesting of arrays and objects anywhere in the body
     header_timeout_s: PositiveFloat = 10.0
     body_timeout_s: PositiveFloat = 60.0
-    keep_alive_timeout_s: PositiveFloat = 5.0  # idle time between two requests on one connection
+    # Idle time allowed between two requests on one connection. Longer than clients' own idle expiry (httpx, so
+    # the openai/anthropic SDKs: 5 s; aiohttp: 15 s) so the client always closes first: a server that closes at
+    # the same moment races the client's next request, which then fails with a connection error.
+    keep_alive_timeout_s: PositiveFloat = 65.0
 
 
 class FetchSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

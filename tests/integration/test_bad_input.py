@@ -15,57 +15,152 @@ CASES: list[tuple[str, Any, int, str, str | None]] = [
     ("not an object", b"[1,2]", 400, "invalid_request", None),
     ("missing model", {"input": "hi"}, 400, "missing_required_parameter", "model"),
     ("missing input", {"model": "test-gpt"}, 400, "missing_required_parameter", "input"),
-    ("both model and models", {"model": "test-gpt", "input": "x", "gateway": {"models": ["test-chat"]}}, 400,
-     "invalid_parameter_value", "gateway.models"),
-    ("too many models", {"input": "x", "gateway": {"models": ["test-gpt"] * 11}}, 400, "invalid_parameter_value",
-     "gateway.models"),
-    ("temperature type", {"model": "test-gpt", "input": "x", "temperature": "hot"}, 400, "invalid_parameter_value",
-     "temperature"),
-    ("temperature range", {"model": "test-gpt", "input": "x", "temperature": 3}, 400, "invalid_parameter_value",
-     "temperature"),
+    (
+        "both model and models",
+        {"model": "test-gpt", "input": "x", "gateway": {"models": ["test-chat"]}},
+        400,
+        "invalid_parameter_value",
+        "gateway.models",
+    ),
+    (
+        "too many models",
+        {"input": "x", "gateway": {"models": ["test-gpt"] * 11}},
+        400,
+        "invalid_parameter_value",
+        "gateway.models",
+    ),
+    (
+        "temperature type",
+        {"model": "test-gpt", "input": "x", "temperature": "hot"},
+        400,
+        "invalid_parameter_value",
+        "temperature",
+    ),
+    (
+        "temperature range",
+        {"model": "test-gpt", "input": "x", "temperature": 3},
+        400,
+        "invalid_parameter_value",
+        "temperature",
+    ),
     ("top_p range", {"model": "test-gpt", "input": "x", "top_p": 1.5}, 400, "invalid_parameter_value", "top_p"),
-    ("top_logprobs range", {"model": "test-gpt", "input": "x", "top_logprobs": 21}, 400, "invalid_parameter_value",
-     "top_logprobs"),
-    ("max_output_tokens", {"model": "test-gpt", "input": "x", "max_output_tokens": 0}, 400, "invalid_parameter_value",
-     "max_output_tokens"),
+    (
+        "top_logprobs range",
+        {"model": "test-gpt", "input": "x", "top_logprobs": 21},
+        400,
+        "invalid_parameter_value",
+        "top_logprobs",
+    ),
+    (
+        "max_output_tokens",
+        {"model": "test-gpt", "input": "x", "max_output_tokens": 0},
+        400,
+        "invalid_parameter_value",
+        "max_output_tokens",
+    ),
     ("stream type", {"model": "test-gpt", "input": "x", "stream": "yes"}, 400, "invalid_parameter_value", "stream"),
-    ("bad effort", {"model": "test-gpt", "input": "x", "reasoning": {"effort": "extreme"}}, 400,
-     "invalid_parameter_value", "reasoning.effort"),
-    ("bad role", {"model": "test-gpt", "input": [{"role": "wizard", "content": "x"}]}, 400, "invalid_parameter_value",
-     "input[0].role"),
-    ("missing call_id", {"model": "test-gpt", "input": [{"type": "function_call_output", "output": "x"}]}, 400,
-     "missing_required_parameter", "input[0].call_id"),
+    (
+        "bad effort",
+        {"model": "test-gpt", "input": "x", "reasoning": {"effort": "extreme"}},
+        400,
+        "invalid_parameter_value",
+        "reasoning.effort",
+    ),
+    (
+        "bad role",
+        {"model": "test-gpt", "input": [{"role": "wizard", "content": "x"}]},
+        400,
+        "invalid_parameter_value",
+        "input[0].role",
+    ),
+    (
+        "missing call_id",
+        {"model": "test-gpt", "input": [{"type": "function_call_output", "output": "x"}]},
+        400,
+        "missing_required_parameter",
+        "input[0].call_id",
+    ),
     ("unknown model", {"model": "no-such-model", "input": "x"}, 404, "model_not_found", "model"),
-    ("bad optimize", {"model": "test-gpt", "input": "x", "gateway": {"routing": {"optimize": "fastest"}}}, 400,
-     "invalid_parameter_value", "gateway.routing.optimize"),
-    ("weights key", {"model": "test-gpt", "input": "x", "gateway": {"routing": {"weights": {"speed": 1}}}}, 400,
-     "invalid_parameter_value", "gateway.routing.weights"),
-    ("weights zero", {"model": "test-gpt", "input": "x", "gateway": {"routing": {"weights": {"cost": 0}}}}, 400,
-     "invalid_parameter_value", "gateway.routing.weights"),
-    ("deadline < timeout", {"model": "test-gpt", "input": "x",
-                            "gateway": {"routing": {"timeout_ms": 100, "deadline_ms": 50}}}, 400,
-     "invalid_parameter_value", "gateway.routing.deadline_ms"),
-    ("byok xor platform", {"model": "test-gpt", "input": "x",
-                           "gateway": {"routing": {"only_byok": True, "only_platform": True}}}, 400,
-     "invalid_parameter_value", "gateway.routing.only_byok"),
-    ("fallback attempts", {"model": "test-gpt", "input": "x", "gateway": {"routing": {"max_fallback_attempts": 20}}},
-     400, "invalid_parameter_value", "gateway.routing.max_fallback_attempts"),
-    ("metadata key", {"model": "test-gpt", "input": "x", "gateway": {"metadata": {"team": "x"}}}, 400,
-     "invalid_parameter_value", "gateway.metadata"),
-    ("tool_choice unknown tool", {"model": "test-gpt", "input": "x", "tool_choice": {"type": "function", "name": "f"}},
-     400, "invalid_parameter_value", "tool_choice"),
-    ("tools unsupported", {"model": "test-notools", "input": "x",
-                           "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}]}, 400,
-     "tools_not_supported", None),
+    (
+        "bad optimize",
+        {"model": "test-gpt", "input": "x", "gateway": {"routing": {"optimize": "fastest"}}},
+        400,
+        "invalid_parameter_value",
+        "gateway.routing.optimize",
+    ),
+    (
+        "weights key",
+        {"model": "test-gpt", "input": "x", "gateway": {"routing": {"weights": {"speed": 1}}}},
+        400,
+        "invalid_parameter_value",
+        "gateway.routing.weights",
+    ),
+    (
+        "weights zero",
+        {"model": "test-gpt", "input": "x", "gateway": {"routing": {"weights": {"cost": 0}}}},
+        400,
+        "invalid_parameter_value",
+        "gateway.routing.weights",
+    ),
+    (
+        "deadline < timeout",
+        {"model": "test-gpt", "input": "x", "gateway": {"routing": {"timeout_ms": 100, "deadline_ms": 50}}},
+        400,
+        "invalid_parameter_value",
+        "gateway.routing.deadline_ms",
+    ),
+    (
+        "byok xor platform",
+        {"model": "test-gpt", "input": "x", "gateway": {"routing": {"only_byok": True, "only_platform": True}}},
+        400,
+        "invalid_parameter_value",
+        "gateway.routing.only_byok",
+    ),
+    (
+        "fallback attempts",
+        {"model": "test-gpt", "input": "x", "gateway": {"routing": {"max_fallback_attempts": 20}}},
+        400,
+        "invalid_parameter_value",
+        "gateway.routing.max_fallback_attempts",
+    ),
+    (
+        "metadata key",
+        {"model": "test-gpt", "input": "x", "gateway": {"metadata": {"team": "x"}}},
+        400,
+        "invalid_parameter_value",
+        "gateway.metadata",
+    ),
+    (
+        "tool_choice unknown tool",
+        {"model": "test-gpt", "input": "x", "tool_choice": {"type": "function", "name": "f"}},
+        400,
+        "invalid_parameter_value",
+        "tool_choice",
+    ),
+    (
+        "tools unsupported",
+        {
+            "model": "test-notools",
+            "input": "x",
+            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+        },
+        400,
+        "tools_not_supported",
+        None,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "body", "status", "code", "param"), CASES, ids=[c[0] for c in CASES])
-def test_bad_request(gateway: GatewayServer, api_key: str, name: str, body: Any, status: int, code: str,
-                     param: str | None) -> None:
+def test_bad_request(
+    gateway: GatewayServer, api_key: str, name: str, body: Any, status: int, code: str, param: str | None
+) -> None:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    r = httpx.post(gateway.base_url + "/v1/responses", content=content,
-                   headers={"authorization": f"Bearer {api_key}", "content-type": "application/json"})
+    r = httpx.post(
+        gateway.base_url + "/v1/responses",
+        content=content,
+        headers={"authorization": f"Bearer {api_key}", "content-type": "application/json"},
+    )
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
     assert r.headers["x-request-id"].startswith("req_")
@@ -88,8 +183,11 @@ def test_revoked_and_expired_keys(gateway: GatewayServer) -> None:
     import datetime as dt
 
     expired = gateway.create_key(name="old", expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
-    r = httpx.post(gateway.base_url + "/v1/responses", json={"model": "test-gpt", "input": "x"},
-                   headers={"authorization": f"Bearer {expired}"})
+    r = httpx.post(
+        gateway.base_url + "/v1/responses",
+        json={"model": "test-gpt", "input": "x"},
+        headers={"authorization": f"Bearer {expired}"},
+    )
     assert r.status_code == 401 and r.json()["error"]["code"] == "expired_api_key"
 
 

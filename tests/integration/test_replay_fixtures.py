@@ -66,7 +66,9 @@ def expected_openai(payloads: list[dict[str, Any]]) -> dict[str, Any]:
     final = payloads[-1]["response"]
     # The done items, not the final ``output``: one hand-built fixture leaves ``output`` empty.
     items = [p["item"] for p in payloads if p["type"] == "response.output_item.done"]
-    text = "".join(p["text"] for i in items if i["type"] == "message" for p in i["content"] if p["type"] == "output_text")
+    text = "".join(
+        p["text"] for i in items if i["type"] == "message" for p in i["content"] if p["type"] == "output_text"
+    )
     calls = [(i["name"], i["call_id"], json.loads(i["arguments"])) for i in items if i["type"] == "function_call"]
     others = [i["type"] for i in items if i["type"] not in ("message", "function_call", "reasoning")]
     u = final["usage"]
@@ -98,8 +100,17 @@ def expected_anthropic(payloads: list[dict[str, Any]]) -> dict[str, Any]:
                 calls.append((b["name"], b["id"], json.loads(b["json"] or "{}")))
         elif p["type"] == "message_delta":
             usage.update({k: v for k, v in (p.get("usage") or {}).items() if isinstance(v, int)})
-    inp = usage.get("input_tokens", 0) + usage.get("cache_creation_input_tokens", 0) + usage.get("cache_read_input_tokens", 0)
-    return {"text": "".join(text), "calls": calls, "thinking": "".join(thinking), "usage": (inp, usage.get("output_tokens", 0))}
+    inp = (
+        usage.get("input_tokens", 0)
+        + usage.get("cache_creation_input_tokens", 0)
+        + usage.get("cache_read_input_tokens", 0)
+    )
+    return {
+        "text": "".join(text),
+        "calls": calls,
+        "thinking": "".join(thinking),
+        "usage": (inp, usage.get("output_tokens", 0)),
+    }
 
 
 def expected_gemini(payloads: list[dict[str, Any]]) -> dict[str, Any]:
@@ -133,7 +144,12 @@ def expected_gemini(payloads: list[dict[str, Any]]) -> dict[str, Any]:
         if "usageMetadata" in p:
             usage = p["usageMetadata"]
     out = usage.get("candidatesTokenCount", 0) + usage.get("thoughtsTokenCount", 0)
-    return {"text": "".join(text), "calls": calls, "thinking": "".join(thinking), "usage": (usage.get("promptTokenCount", 0), out)}
+    return {
+        "text": "".join(text),
+        "calls": calls,
+        "thinking": "".join(thinking),
+        "usage": (usage.get("promptTokenCount", 0), out),
+    }
 
 
 def _reasoning_text(final: Any) -> str:
@@ -168,7 +184,9 @@ def test_replay(replay_gateway: tuple[GatewayServer, str], proto: str, fid: str)
     if proto == "openai-responses":
         exp = expected_openai(payloads)
         assert got_calls == exp["calls"]
-        assert [i.type for i in final.output if i.type not in ("message", "function_call", "reasoning")] == exp["others"]
+        assert [i.type for i in final.output if i.type not in ("message", "function_call", "reasoning")] == exp[
+            "others"
+        ]
     elif proto == "anthropic":
         exp = expected_anthropic(payloads)
         assert got_calls == exp["calls"]
@@ -179,7 +197,11 @@ def test_replay(replay_gateway: tuple[GatewayServer, str], proto: str, fid: str)
         assert all(cid for _, cid, _ in got_calls)
         assert _reasoning_text(final) == exp["thinking"]
     refusal = "".join(
-        getattr(p, "refusal", "") or "" for i in final.output if i.type == "message" for p in i.content if p.type == "refusal"
+        getattr(p, "refusal", "") or ""
+        for i in final.output
+        if i.type == "message"
+        for p in i.content
+        if p.type == "refusal"
     )
     assert got_text + refusal == exp["text"] or got_text == exp["text"]
     assert got_usage == exp["usage"]

@@ -85,8 +85,10 @@ class ReplayServer:
         await self.runner.cleanup()
 
     def base_url(self, protocol: str) -> str:
-        return f"http://127.0.0.1:{self.port}/" + {"openai-responses": "openai/v1", "anthropic": "anthropic/v1",
-                                                   "gemini": "gemini/v1beta"}[protocol]
+        return (
+            f"http://127.0.0.1:{self.port}/"
+            + {"openai-responses": "openai/v1", "anthropic": "anthropic/v1", "gemini": "gemini/v1beta"}[protocol]
+        )
 
     async def _sse(self, request: web.Request, payloads: list[dict[str, Any]], with_event: bool) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

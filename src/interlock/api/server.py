@@ -29,6 +29,8 @@ from interlock.api.health import Readiness, database_check, healthz, metrics, re
 from interlock.api.limits import configure_server, guard_routes, uvicorn_options
 from interlock.api.responses import create_response
 from interlock.config import Settings, load_catalog, load_settings
+from interlock.dashboard import dashboard_routes
+from interlock.dashboard import install as install_dashboard
 from interlock.engine import Gateway, Observers
 from interlock.providers.fetch import Fetcher, FetchPolicy, guarded_call
 from interlock.providers.transport import call as upstream_call
@@ -85,10 +87,14 @@ def sim_config_for(catalog: Catalog) -> Any:
     return SimConfig(providers=providers)
 
 
+SIM_API_KEY = "sim-key"  # simulated providers check that a key is sent (as real ones do), not which
+
+
 def with_base_urls(catalog: Catalog, urls: dict[str, str]) -> Catalog:
-    """The catalog with the given providers' base URLs replaced."""
+    """The catalog with the given (simulated) providers' base URLs replaced, and a key where none is set."""
     providers = [
-        msgspec.structs.replace(p, base_url=urls[p.id]) if p.id in urls else p for p in catalog.providers.values()
+        msgspec.structs.replace(p, base_url=urls[p.id], api_key=p.api_key or SIM_API_KEY) if p.id in urls else p
+        for p in catalog.providers.values()
     ]
     return Catalog(providers, catalog.models)
 
@@ -160,6 +166,7 @@ def create_app(settings: Settings | None = None, *, config_path: str | None = No
         )
         rt.ctx.extras["readiness"] = readiness
         accounting.install(rt.ctx, gateway)
+        install_dashboard(rt.ctx)  # recent requests for /dashboard, when admin_key is set
         return rt.ctx
 
     async def shutdown() -> None:
@@ -182,6 +189,7 @@ def create_app(settings: Settings | None = None, *, config_path: str | None = No
         await telemetry.shutdown()
 
     admin = [route(path, methods) for path, methods in ADMIN_ROUTES] if rt.settings.admin_key else []
+    admin += dashboard_routes() if rt.settings.admin_key else []  # HTML, not API: kept out of routes() and OpenAPI
     guarded = guard_routes(routes() + admin, rt.settings.limits, rt.settings.server)  # input caps (api.limits)
     return InterlockApp(guarded, startup, shutdown, telemetry)
 
@@ -216,8 +224,6 @@ def serve(config_path: str | None, host: str | None, port: int | None, workers: 
     port = port if port is not None else settings.server.port
     workers = workers or settings.server.workers
     setup_logging(settings)
-    if settings.simulated:
-        print("interlock: no provider API key set; serving the built-in simulated providers", file=sys.stderr)
     print(f"interlock: listening on http://{host}:{port}", file=sys.stderr)
     common: dict[str, Any] = {
         "host": host,

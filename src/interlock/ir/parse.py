@@ -25,11 +25,15 @@ _JSON_DECODER = msgspec.json.Decoder()
 
 
 def decode_json(body: bytes) -> Any:
-    """Parse a JSON body; malformed JSON is 400 ``invalid_request``."""
+    """Parse a JSON body; malformed JSON, invalid UTF-8 or absurd nesting is 400 ``invalid_request``."""
     try:
         return _JSON_DECODER.decode(body)
     except msgspec.DecodeError as exc:
         raise GatewayError("invalid_request", f"The request body is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise GatewayError("invalid_request", "The request body is not valid UTF-8.") from None
+    except RecursionError:  # hostile nesting; ``api.limits`` refuses it earlier at the configured depth
+        raise GatewayError("invalid_request", "The request body is nested too deeply.") from None
 
 
 def _param_of(exc: msgspec.ValidationError, prefix: str = "") -> tuple[str, str | None, str]:
@@ -65,7 +69,7 @@ def _normalise_items(items: list[Any]) -> list[Any]:
                 kind = "message"
             if kind == "message" and isinstance(item.get("content"), list):
                 item = {**item, "content": [_normalise_part(p) for p in item["content"]]}
-            elif kind not in _ITEM_TYPES and isinstance(kind, str):
+            elif isinstance(kind, str) and kind not in _ITEM_TYPES:  # (a non-string type is left to msgspec)
                 item = {"type": "native", "raw": item}
         out.append(item)
     return out
