@@ -8,7 +8,7 @@ pure function of the request IR and the :class:`Target`, and it returns a new re
 
 1. *Optional parameters* (:data:`OPTIONAL_PARAMS`, the auriko-api.md 2.6 list plus the sampling knobs of
    OpenAI-compatible hosts) that the offering does not accept (``Target.accepted_params``, else the protocol's
-   defaults in :data:`DEFAULT_ACCEPTED_PARAMS`) are dropped with an ``unsupported_parameter`` warning. With
+   defaults in :data:`interlock.ir.params.PROTOCOL_PARAMS`) are dropped with an ``unsupported_parameter`` warning. With
    ``gateway.routing.require_parameters`` the routing engine never picks such an offering (it asks
    :func:`unsupported_params`); if one reaches us anyway we refuse with ``required_params_not_supported``.
 2. ``max_output_tokens`` above the offering's ceiling is clamped.
@@ -35,65 +35,15 @@ from typing import Any, Final, Literal
 import msgspec
 
 from interlock.ir.errors import GatewayError
+from interlock.ir.params import OPTIONAL_PARAMS, PROTOCOL_PARAMS
 from interlock.ir.request import ReasoningConfig, ResponseRequest, TextConfig
 from interlock.ir.warnings import RoutingWarning, WarningType
-from interlock.providers.base import ProtocolName, Target
+from interlock.providers.base import Target
 
 # --- tables -------------------------------------------------------------------------------------------
 
-OPTIONAL_PARAMS: Final[tuple[str, ...]] = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "top_a",
-    "repetition_penalty",
-    "seed",
-    "stop",
-    "frequency_penalty",
-    "presence_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "n",
-    "user",
-    "parallel_tool_calls",
-    "prompt_cache_key",
-    "safety_identifier",
-    "verbosity",
-    "web_search_options",
-)
-"""Optional request parameters whose support varies by offering (same names as the catalog's ``OptionalParam``)."""
-
 # Where a Chat-only optional parameter without an IR field lives: in ``extra_params``.
 _EXTRA_PARAMS: Final[frozenset[str]] = frozenset({"min_p", "top_a", "repetition_penalty", "web_search_options"})
-
-DEFAULT_ACCEPTED_PARAMS: Final[Mapping[ProtocolName, frozenset[str]]] = {
-    # Kept equal to routing.catalog.PROTOCOL_PARAMS (a test checks it); used when a Target carries none.
-    "openai-responses": frozenset(
-        {"temperature", "top_p", "top_logprobs", "parallel_tool_calls", "user", "prompt_cache_key", "safety_identifier"}
-    ),
-    "openai-chat": frozenset(
-        {
-            "temperature",
-            "top_p",
-            "seed",
-            "stop",
-            "frequency_penalty",
-            "presence_penalty",
-            "logit_bias",
-            "logprobs",
-            "top_logprobs",
-            "n",
-            "user",
-            "parallel_tool_calls",
-        }
-    ),
-    "anthropic": frozenset({"temperature", "top_p", "top_k", "stop", "user", "parallel_tool_calls"}),
-    "gemini": frozenset(
-        {"temperature", "top_p", "top_k", "seed", "stop", "frequency_penalty", "presence_penalty", "n"}
-    ),
-}
 
 EFFORT_ORDER: Final[tuple[str, ...]] = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 _DISABLE: Final[frozenset[str]] = frozenset({"none", "off"})
@@ -327,7 +277,7 @@ def accepted_params(target: Target) -> frozenset[str]:
     """The optional parameters the offering accepts (the protocol's defaults when the catalog lists none)."""
     if target.accepted_params is not None:
         return frozenset(target.accepted_params)
-    return DEFAULT_ACCEPTED_PARAMS.get(target.protocol, frozenset())
+    return frozenset(PROTOCOL_PARAMS.get(target.protocol, frozenset()))
 
 
 def unsupported_params(req: ResponseRequest, target: Target) -> list[str]:
@@ -556,7 +506,6 @@ def _choice_name(req: ResponseRequest) -> str:
 
 __all__ = [
     "CODE",
-    "DEFAULT_ACCEPTED_PARAMS",
     "EFFORT_ORDER",
     "GATEWAY",
     "OPTIONAL_PARAMS",

@@ -21,10 +21,12 @@ import calendar
 import datetime
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Annotated, Final, Literal
 
 import msgspec
+
+from interlock.ir.params import PROTOCOL_PARAMS, OptionalParam
 
 __all__ = [
     "CAPABILITIES",
@@ -63,30 +65,6 @@ Capability = Literal[
     "reasoning",
     "streaming",
 ]
-# Optional request parameters whose support varies by offering (auriko-api.md 2.6 plus the sampling knobs that
-# OpenAI-compatible hosts accept). `require_parameters` checks a request against `Offering.accepted_params`.
-OptionalParam = Literal[
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "top_a",
-    "repetition_penalty",
-    "seed",
-    "stop",
-    "frequency_penalty",
-    "presence_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "n",
-    "user",
-    "parallel_tool_calls",
-    "prompt_cache_key",
-    "safety_identifier",
-    "verbosity",
-    "web_search_options",
-]
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 # How a model's reasoning is controlled (auriko-api.md 10.1):
 #   effort    native reasoning_effort string (OpenAI o-series and GPT-5, xAI, gpt-oss)
@@ -110,46 +88,6 @@ CAPABILITIES: Final[tuple[Capability, ...]] = (
 )
 # Increasing reasoning depth. "none" means no reasoning (the Response API's spelling of the chat API's "off").
 EFFORT_ORDER: Final[tuple[Effort, ...]] = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
-
-# Optional parameters each protocol's native API accepts, used when neither the offering nor its provider lists
-# `accepted_params`. Conservative on purpose: a parameter missing here is dropped with a warning, while one listed
-# wrongly would be forwarded and may make the upstream fail.
-PROTOCOL_PARAMS: Final[Mapping[Protocol, frozenset[OptionalParam]]] = {
-    # Responses API: no seed, stop, n, penalties or logit_bias.
-    "openai-responses": frozenset(
-        {
-            "temperature",
-            "top_p",
-            "top_logprobs",
-            "parallel_tool_calls",
-            "user",
-            "prompt_cache_key",
-            "safety_identifier",
-        }
-    ),
-    "openai-chat": frozenset(
-        {
-            "temperature",
-            "top_p",
-            "seed",
-            "stop",
-            "frequency_penalty",
-            "presence_penalty",
-            "logit_bias",
-            "logprobs",
-            "top_logprobs",
-            "n",
-            "user",
-            "parallel_tool_calls",
-        }
-    ),
-    # Messages API: user -> metadata.user_id, parallel_tool_calls -> disable_parallel_tool_use.
-    "anthropic": frozenset({"temperature", "top_p", "top_k", "stop", "user", "parallel_tool_calls"}),
-    # generationConfig: candidateCount carries n.
-    "gemini": frozenset(
-        {"temperature", "top_p", "top_k", "seed", "stop", "frequency_penalty", "presence_penalty", "n"}
-    ),
-}
 
 _DEFAULT_ENDPOINTS: Final[tuple[Endpoint, ...]] = ("chat_completions", "responses")
 

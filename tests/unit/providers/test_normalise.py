@@ -361,7 +361,6 @@ def test_unsupported_params_lists_what_require_parameters_would_refuse() -> None
 
 def test_tables_match_the_catalog() -> None:
     assert set(nm.OPTIONAL_PARAMS) == set(get_args(catalog.OptionalParam))
-    assert dict(nm.DEFAULT_ACCEPTED_PARAMS) == {k: frozenset(v) for k, v in catalog.PROTOCOL_PARAMS.items()}
     assert nm.EFFORT_ORDER == catalog.EFFORT_ORDER
 
 
