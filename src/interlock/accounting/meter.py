@@ -47,6 +47,7 @@ from interlock.accounting.ledger import LedgerWriter
 from interlock.accounting.limits import budget_headers, rate_limit_headers
 from interlock.accounting.periods import Period, period_bounds
 from interlock.accounting.state import LimitState, Slot, SlotView, Window
+from interlock.engine.observer import NullObserver
 from interlock.ir import events as ev
 from interlock.ir.errors import GatewayError
 from interlock.store.budgets import BudgetRecord
@@ -259,7 +260,7 @@ class MeteredAuthenticator:
         return getattr(self._inner, name)
 
 
-class MeterObserver:
+class MeterObserver(NullObserver):
     """The engine ``Observer`` that hands the current request's trip to its tab (step 2); nothing else."""
 
     def trip_planned(self, trip: Trip, routing_ms: float) -> None:
@@ -267,20 +268,6 @@ class MeterObserver:
         if tab is not None and tab.key is not None and tab.trip is None and tab.metered:
             tab.trip = trip
             trip.on_finish.append(tab.trip_finished)
-
-    def attempt_started(self, candidate: Candidate) -> None:
-        return None
-
-    def attempt_succeeded(
-        self, candidate: Candidate, ttft_ms: float | None, tps: float | None, latency_ms: float
-    ) -> None:
-        return None
-
-    def attempt_failed(self, candidate: Candidate, error: GatewayError, latency_ms: float) -> None:
-        return None
-
-    def attempt_cancelled(self, candidate: Candidate, latency_ms: float) -> None:
-        return None
 
 
 class _Gated:

@@ -23,12 +23,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from interlock.engine.observer import NullObserver
 from interlock.telemetry import current_probe
 
 if TYPE_CHECKING:
     from interlock.engine import Gateway, Trip
-    from interlock.ir.errors import GatewayError
-    from interlock.routing import Candidate
 
 __all__ = ["DEFAULT_CAPACITY", "RecentObserver", "RecentRequest", "RequestLog", "Status"]
 
@@ -127,7 +126,7 @@ def _status(trip: Trip) -> Status:
     return "cancelled"
 
 
-class RecentObserver:
+class RecentObserver(NullObserver):
     """An engine observer recording every planned trip into a :class:`RequestLog` (see the module docstring)."""
 
     def __init__(self, log: RequestLog, gateway: Gateway) -> None:
@@ -178,17 +177,3 @@ class RecentObserver:
         entry.warnings = list(meta.get("warnings") or [])
         entry.decision = dict(meta.get("decision") or {})
         self.log.changed()
-
-    def attempt_started(self, candidate: Candidate) -> None:
-        return None
-
-    def attempt_succeeded(
-        self, candidate: Candidate, ttft_ms: float | None, tps: float | None, latency_ms: float
-    ) -> None:
-        return None
-
-    def attempt_failed(self, candidate: Candidate, error: GatewayError, latency_ms: float) -> None:
-        return None
-
-    def attempt_cancelled(self, candidate: Candidate, latency_ms: float) -> None:
-        return None
