@@ -1,0 +1,1 @@
+"""Interlock's benchmark harness: `python -m bench run --lanes ...` (see bench/README.md)."""
