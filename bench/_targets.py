@@ -288,6 +288,17 @@ def _probe_all(ctx: Ctx, server: Server, routes: list[Route], wanted: set[str] |
 # -- starters ------------------------------------------------------------------------------------------------
 
 
+# Config overrides for `interlock:<variant>` targets (the switches lane: hot-path cost of each subsystem).
+_TELEMETRY_ON = {"metrics": True, "request_logs": True}
+_TELEMETRY_OFF = {"metrics": False, "request_logs": False}
+INTERLOCK_VARIANTS: dict[str, dict[str, Any]] = {
+    "all-on": {"log_level": "info", "telemetry": _TELEMETRY_ON},
+    "accounting-off": {"log_level": "info", "telemetry": _TELEMETRY_ON, "accounting": {"enabled": False}},
+    "telemetry-off": {"telemetry": _TELEMETRY_OFF},
+    "both-off": {"telemetry": _TELEMETRY_OFF, "accounting": {"enabled": False}},
+}
+
+
 def _interlock_config(ctx: Ctx, upstream: str, tag: str) -> dict[str, Any]:
     providers = []
     models = []
@@ -509,9 +520,11 @@ def _start(ctx: Ctx, target: str) -> Server:
         proc = ctx.procs.start("bare-proxy", argv, core=ctx.cpu.target, cwd=repo_root(), port=port)
         _await_ready(ctx, proc, "/healthz", 30)
         return Server(target, port, proc, {})
-    if target in ("interlock", "sim-interlock"):
-        upstream = ctx.mock_url() if target == "interlock" else ctx.sim_url()
-        proc, key = start_interlock(ctx, target, _interlock_config(ctx, upstream, target))
+    if target in ("interlock", "sim-interlock") or target.startswith("interlock:"):
+        upstream = ctx.mock_url() if target != "sim-interlock" else ctx.sim_url()
+        tag = target.replace(":", "-")
+        config = {**_interlock_config(ctx, upstream, tag), **INTERLOCK_VARIANTS.get(target.partition(":")[2], {})}
+        proc, key = start_interlock(ctx, tag, config)
         _KEYS[target] = key
         return Server(target, proc.port or 0, proc, {})
     if target == "litellm":
@@ -537,7 +550,7 @@ def _routes_of(ctx: Ctx, target: str, server: Server) -> list[Route]:
         routes = _direct_routes("bare", "Bare proxy", "bare")
     elif target == "sim-direct":
         routes = [replace(r, label="Direct simulator") for r in _direct_routes("sim-direct", "Simulator", "sim-direct")]
-    elif target in ("interlock", "sim-interlock"):
+    elif target in ("interlock", "sim-interlock") or target.startswith("interlock:"):
         routes = _interlock_routes(_KEYS[target], target)
         if target == "sim-interlock":
             routes = [replace(r, label=r.label.replace("Interlock", "Interlock on simulator")) for r in routes]

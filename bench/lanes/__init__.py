@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.lanes import latency, memory, overhead, routing, streams, throughput, translation
+from bench.lanes import latency, memory, overhead, routing, streams, switches, throughput, translation
 from bench.lanes._common import Lane
 
 LANES: dict[str, Lane] = {
@@ -15,6 +15,7 @@ LANES: dict[str, Lane] = {
         memory.LANE,
         routing.LANE,
         overhead.LANE,
+        switches.LANE,
     )
 }
 SMOKE_LANES = ("throughput", "overhead")
