@@ -131,6 +131,7 @@ def test_gemini_tool_loop_keeps_thought_signatures(
 ) -> None:
     sim.server.clear_requests("sim-gemini")
     first, second = _two_turns(_client(loop_gateway), "loop-gemini", stream)
+    assert any(i.type == "reasoning" and i.encrypted_content for i in first.output), "the signature's carrier"
     assert second.status == "completed" and second.output_text
     requests = sim.server.requests("sim-gemini")
     issued = requests[0]
