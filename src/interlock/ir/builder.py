@@ -112,6 +112,23 @@ def _rows() -> dict[tuple[State, Kind], State]:
 
 TRANSITIONS: dict[tuple[State, Kind], State] = _rows()
 
+# For the sibling builders (Chat chunks, Anthropic events), which keep one open block like this builder does:
+# (state, kind) pairs that continue the open item (or whose handler closes it) instead of closing it first,
+# and the kinds that never touch the open item.
+CONTINUES: frozenset[tuple[State, Kind]] = frozenset(
+    {
+        (State.MESSAGE, Kind.TEXT),
+        (State.MESSAGE, Kind.REFUSAL),
+        (State.MESSAGE, Kind.ANNOTATION),
+        (State.REASONING, Kind.REASONING_DELTA),
+        (State.REASONING, Kind.REASONING_SIGNATURE),
+        (State.TOOL, Kind.TOOL_DELTA),
+        (State.TOOL, Kind.TOOL_END),
+        (State.NATIVE, Kind.NATIVE_EVENT),
+    }
+)
+BOOKKEEPING: frozenset[Kind] = frozenset({Kind.INFO, Kind.USAGE, Kind.FINISH, Kind.NATIVE_EVENT})
+
 
 class BuilderError(Exception):
     """An internal event arrived that the lifecycle does not allow in the current state."""
@@ -598,6 +615,8 @@ _HANDLERS = {
 }
 
 __all__ = [
+    "BOOKKEEPING",
+    "CONTINUES",
     "KIND_OF",
     "TRANSITIONS",
     "BuilderError",

@@ -37,7 +37,7 @@ import time
 from typing import Any
 
 from interlock.ir import events as ev
-from interlock.ir.builder import KIND_OF, TRANSITIONS, BuilderError, Kind, State, new_id
+from interlock.ir.builder import BOOKKEEPING, CONTINUES, KIND_OF, TRANSITIONS, BuilderError, Kind, State, new_id
 from interlock.ir.errors import GatewayError
 
 # Which Chat finish_reason each internal finish reason becomes (protocols.md 5.9).
@@ -50,22 +50,6 @@ FINISH_REASONS: dict[ev.FinishReason, str] = {
     "pause": "stop",
     "error": "stop",
 }
-
-# (state, kind) pairs that continue the open item (or whose handler closes it) instead of closing it first.
-_CONTINUES: frozenset[tuple[State, Kind]] = frozenset(
-    {
-        (State.TOOL, Kind.TOOL_END),
-        (State.MESSAGE, Kind.TEXT),
-        (State.MESSAGE, Kind.REFUSAL),
-        (State.MESSAGE, Kind.ANNOTATION),
-        (State.REASONING, Kind.REASONING_DELTA),
-        (State.REASONING, Kind.REASONING_SIGNATURE),
-        (State.TOOL, Kind.TOOL_DELTA),
-        (State.NATIVE, Kind.NATIVE_EVENT),
-    }
-)
-# Kinds that never touch the open item.
-_BOOKKEEPING: frozenset[Kind] = frozenset({Kind.INFO, Kind.USAGE, Kind.FINISH, Kind.NATIVE_EVENT})
 
 
 def new_completion_id() -> str:
@@ -159,7 +143,7 @@ class ChatBuilder:
         if nxt is None:
             raise BuilderError(self.state, kind)
         out: list[dict[str, Any]] = []
-        if kind not in _BOOKKEEPING and (self.state, kind) not in _CONTINUES:
+        if kind not in BOOKKEEPING and (self.state, kind) not in CONTINUES:
             out.extend(self._close())
         out.extend(_HANDLERS[kind](self, event))
         self.state = nxt

@@ -36,7 +36,7 @@ import json
 from typing import Any
 
 from interlock.ir import events as ev
-from interlock.ir.builder import KIND_OF, TRANSITIONS, BuilderError, Kind, State
+from interlock.ir.builder import BOOKKEEPING, CONTINUES, KIND_OF, TRANSITIONS, BuilderError, Kind, State
 from interlock.ir.chat_builder import merge_usage
 
 # Which Anthropic stop_reason each internal finish reason becomes (protocols.md 5.9).
@@ -49,20 +49,6 @@ STOP_REASONS: dict[ev.FinishReason, str] = {
     "pause": "pause_turn",
     "error": "end_turn",
 }
-
-_CONTINUES: frozenset[tuple[State, Kind]] = frozenset(
-    {
-        (State.MESSAGE, Kind.TEXT),
-        (State.MESSAGE, Kind.REFUSAL),
-        (State.MESSAGE, Kind.ANNOTATION),
-        (State.REASONING, Kind.REASONING_DELTA),
-        (State.REASONING, Kind.REASONING_SIGNATURE),
-        (State.TOOL, Kind.TOOL_DELTA),
-        (State.TOOL, Kind.TOOL_END),
-        (State.NATIVE, Kind.NATIVE_EVENT),
-    }
-)
-_BOOKKEEPING: frozenset[Kind] = frozenset({Kind.INFO, Kind.USAGE, Kind.FINISH, Kind.NATIVE_EVENT})
 
 
 def anthropic_usage(usage: ev.Usage | None) -> dict[str, int]:
@@ -144,7 +130,7 @@ class MessagesBuilder:
         if nxt is None:
             raise BuilderError(self.state, kind)
         out: list[dict[str, Any]] = []
-        if kind not in _BOOKKEEPING and (self.state, kind) not in _CONTINUES:
+        if kind not in BOOKKEEPING and (self.state, kind) not in CONTINUES:
             out.extend(self._close())
         out.extend(_HANDLERS[kind](self, event))
         self.state = nxt
