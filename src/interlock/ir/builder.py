@@ -130,6 +130,18 @@ CONTINUES: frozenset[tuple[State, Kind]] = frozenset(
 BOOKKEEPING: frozenset[Kind] = frozenset({Kind.INFO, Kind.USAGE, Kind.FINISH, Kind.NATIVE_EVENT})
 
 
+def step(state: State, event: ev.Event) -> tuple[Kind, State, bool]:
+    """For a sibling builder: the event's kind, the next state, and whether the open block closes first.
+
+    Raises :class:`BuilderError` (leaving the caller's state alone) when the lifecycle forbids the event.
+    """
+    kind = KIND_OF[type(event)]
+    nxt = TRANSITIONS.get((state, kind))
+    if nxt is None:
+        raise BuilderError(state, kind)
+    return kind, nxt, kind not in BOOKKEEPING and (state, kind) not in CONTINUES
+
+
 class BuilderError(Exception):
     """An internal event arrived that the lifecycle does not allow in the current state."""
 
@@ -624,5 +636,6 @@ __all__ = [
     "ResponseBuilder",
     "State",
     "new_id",
+    "step",
     "usage_dict",
 ]

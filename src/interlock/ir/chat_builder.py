@@ -37,7 +37,7 @@ import time
 from typing import Any
 
 from interlock.ir import events as ev
-from interlock.ir.builder import BOOKKEEPING, CONTINUES, KIND_OF, TRANSITIONS, BuilderError, Kind, State, new_id
+from interlock.ir.builder import Kind, State, new_id, step
 from interlock.ir.errors import GatewayError
 
 # Which Chat finish_reason each internal finish reason becomes (protocols.md 5.9).
@@ -138,13 +138,8 @@ class ChatBuilder:
         """Chunks caused by one internal event."""
         if isinstance(event, ev.StreamError):
             return self.fail(event.error)
-        kind = KIND_OF[type(event)]
-        nxt = TRANSITIONS.get((self.state, kind))
-        if nxt is None:
-            raise BuilderError(self.state, kind)
-        out: list[dict[str, Any]] = []
-        if kind not in BOOKKEEPING and (self.state, kind) not in CONTINUES:
-            out.extend(self._close())
+        kind, nxt, close_first = step(self.state, event)
+        out: list[dict[str, Any]] = self._close() if close_first else []
         out.extend(_HANDLERS[kind](self, event))
         self.state = nxt
         return out

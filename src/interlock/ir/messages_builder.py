@@ -36,7 +36,7 @@ import json
 from typing import Any
 
 from interlock.ir import events as ev
-from interlock.ir.builder import BOOKKEEPING, CONTINUES, KIND_OF, TRANSITIONS, BuilderError, Kind, State
+from interlock.ir.builder import Kind, State, step
 from interlock.ir.chat_builder import merge_usage
 
 # Which Anthropic stop_reason each internal finish reason becomes (protocols.md 5.9).
@@ -125,13 +125,8 @@ class MessagesBuilder:
         """Stream events caused by one internal event."""
         if isinstance(event, ev.StreamError):
             raise TypeError("render StreamError with fail(): the Anthropic error body belongs to the api layer")
-        kind = KIND_OF[type(event)]
-        nxt = TRANSITIONS.get((self.state, kind))
-        if nxt is None:
-            raise BuilderError(self.state, kind)
-        out: list[dict[str, Any]] = []
-        if kind not in BOOKKEEPING and (self.state, kind) not in CONTINUES:
-            out.extend(self._close())
+        kind, nxt, close_first = step(self.state, event)
+        out: list[dict[str, Any]] = self._close() if close_first else []
         out.extend(_HANDLERS[kind](self, event))
         self.state = nxt
         return out
