@@ -25,6 +25,8 @@ __all__ = [
     "load_row",
     "md_table",
     "reference",
+    "rps_bar_plot",
+    "rps_table",
     "targets",
 ]
 
@@ -151,6 +153,37 @@ def _short(value: float | None) -> str:
     if not value:
         return ""
     return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
+
+
+def rps_table(rows: Sequence[Row], first_header: str, ratio_key: str, ratio_header: str) -> str:
+    """One Markdown row per (label, mode): clients, rps, p50/p99, errors and one ratio column."""
+    headers = [first_header, "mode", "clients", "rps", "p50 ms", "p99 ms", "errors", ratio_header]
+    body = [
+        [
+            r["label"],
+            r["mode"],
+            str(r["conns"]),
+            fmt_num(r["rps"]),
+            fmt_num(r["p50_ms"], 2),
+            fmt_num(r["p99_ms"], 2),
+            str(r["errors"] + r["status_errors"]),
+            fmt_ratio(r.get(ratio_key)),
+        ]
+        for r in sorted(rows, key=lambda r: r["mode"])
+    ]
+    return md_table(headers, body)
+
+
+def rps_bar_plot(rows: Sequence[Row], path: Path, title: str) -> list[Path]:
+    """Requests/s per label, JSON and SSE side by side (nothing when there are no rows)."""
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    if not labels:
+        return []
+    series = {
+        mode: [next((r["rps"] for r in rows if r["label"] == lab and r["mode"] == mode), None) for lab in labels]
+        for mode in ("json", "sse")
+    }
+    return [bar_plot(path, title, labels, series, "requests/s")]
 
 
 def bar_plot(

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench._context import Ctx
 from bench._targets import running
-from bench.lanes._common import Lane, bar_plot, fmt_num, fmt_ratio, load_row, md_table, ratio
+from bench.lanes._common import Lane, load_row, ratio, rps_bar_plot, rps_table
 
 __all__ = ["LANE"]
 
@@ -55,35 +55,11 @@ def run(ctx: Ctx) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    headers = ["Interlock variant", "mode", "clients", "rps", "p50 ms", "p99 ms", "errors", "vs everything on"]
-    body = [
-        [
-            r["label"],
-            r["mode"],
-            str(r["conns"]),
-            fmt_num(r["rps"]),
-            fmt_num(r["p50_ms"], 2),
-            fmt_num(r["p99_ms"], 2),
-            str(r["errors"] + r["status_errors"]),
-            fmt_ratio(r.get("rps_vs_all_on")),
-        ]
-        for r in sorted(result["rows"], key=lambda r: r["mode"])
-    ]
-    return md_table(headers, body)
+    return rps_table(result["rows"], "Interlock variant", "rps_vs_all_on", "vs everything on")
 
 
 def plot(result: dict[str, Any], out: Path) -> list[Path]:
-    rows = result["rows"]
-    labels = list(dict.fromkeys(r["label"] for r in rows))
-    if not labels:
-        return []
-    series = {
-        mode: [next((r["rps"] for r in rows if r["label"] == lab and r["mode"] == mode), None) for lab in labels]
-        for mode in ("json", "sse")
-    }
-    return [
-        bar_plot(out / "switches.png", f"Subsystems on/off, {result['conns']} clients", labels, series, "requests/s")
-    ]
+    return rps_bar_plot(result["rows"], out / "switches.png", f"Subsystems on/off, {result['conns']} clients")
 
 
 LANE = Lane("switches", "Hot-path cost of accounting and telemetry (on vs off, one run)", run, markdown, plot)
