@@ -80,6 +80,7 @@ from interlock.ir.request import (
 )
 from interlock.ir.warnings import RoutingWarning
 from interlock.providers import _signatures as sig
+from interlock.providers._convert import arguments_object, data_url
 from interlock.providers._retry import retry_after
 from interlock.providers.base import NativeRequest, ProtocolName, SSEEvent, Target
 from interlock.providers.normalise import (
@@ -206,21 +207,13 @@ def _bad(message: str, param: str, code: str = "invalid_parameter_value") -> Gat
     return GatewayError(code, message, param=param)
 
 
-def _data_url(url: str, param: str) -> tuple[str, str]:
-    """(media type, base64 payload) of a ``data:`` URL."""
-    head, sep, payload = url.partition(",")
-    if not sep or not head.startswith("data:") or ";base64" not in head:
-        raise _bad("Expected a base64 data URL (data:<type>;base64,<data>).", param)
-    return head[5:].split(";", 1)[0].lower(), payload
-
-
 def _image_block(url: str | None, file_id: str | None, param: str) -> dict[str, Any]:
     if file_id and not url:
         raise _bad("Provider file ids are not portable; send the image as a URL or data URL.", param + ".file_id")
     if not url:
         raise _bad("An image needs image_url.", param + ".image_url")
     if url.startswith("data:"):
-        media, data = _data_url(url, param + ".image_url")
+        media, data = data_url(url, param + ".image_url")
         if media not in IMAGE_TYPES:
             raise _bad(f"Anthropic accepts jpeg, png, gif and webp images, not {media}.", param + ".image_url")
         return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
@@ -229,7 +222,7 @@ def _image_block(url: str | None, file_id: str | None, param: str) -> dict[str, 
 
 def _file_block(part: InputFile, param: str) -> dict[str, Any]:
     if part.file_data:
-        media, data = _data_url(part.file_data, param + ".file_data")
+        media, data = data_url(part.file_data, param + ".file_data")
         if media in IMAGE_TYPES:
             return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
         if media == "application/pdf":
@@ -309,32 +302,6 @@ def _tool_result(item: FunctionCallOutput, param: str) -> dict[str, Any]:
     return block
 
 
-def _arguments(arguments: str, param: str, warnings: list[RoutingWarning]) -> dict[str, Any]:
-    if not arguments.strip():
-        return {}
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        warnings.append(
-            warning(
-                "unsupported_feature",
-                "invalid_tool_arguments",
-                f"{param}.arguments is not valid JSON; sent as an empty object.",
-            )
-        )
-        return {}
-    if not isinstance(value, dict):
-        warnings.append(
-            warning(
-                "unsupported_feature",
-                "invalid_tool_arguments",
-                f"{param}.arguments is not a JSON object; sent as an empty object.",
-            )
-        )
-        return {}
-    return value
-
-
 @dataclass
 class _Turn:
     role: str
@@ -374,7 +341,7 @@ def _convert_input(
         elif isinstance(item, FunctionCall):
             if not TOOL_NAME.match(item.name):
                 raise _bad(f"Tool name {item.name!r} is not valid for Anthropic ([a-zA-Z0-9_-]{{1,64}}).", param)
-            args = _arguments(item.arguments, param, warnings)
+            args = arguments_object(item.arguments, param, warnings)
             turns.add("assistant", [{"type": "tool_use", "id": item.call_id, "name": item.name, "input": args}])
         elif isinstance(item, FunctionCallOutput):
             turns.add("user", [_tool_result(item, param)])

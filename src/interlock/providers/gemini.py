@@ -79,6 +79,7 @@ from interlock.ir.request import (
 )
 from interlock.ir.warnings import RoutingWarning
 from interlock.providers import _signatures as sig
+from interlock.providers._convert import arguments_object, data_url
 from interlock.providers._retry import clamp_seconds, retry_after
 from interlock.providers.base import NativeRequest, ProtocolName, SSEEvent, Target
 from interlock.providers.fetch import MediaKind, needs_fetch, remote_media
@@ -372,13 +373,6 @@ def _clean(node: Any, defs: Mapping[str, Any], depth: int) -> dict[str, Any]:
 # --- build_request ------------------------------------------------------------------------------------
 
 
-def _data_url(url: str, param: str) -> tuple[str, str]:
-    head, sep, payload = url.partition(",")
-    if not sep or not head.startswith("data:") or ";base64" not in head:
-        raise _bad("Expected a base64 data URL (data:<type>;base64,<data>).", param)
-    return head[5:].split(";", 1)[0].lower(), payload
-
-
 _EXTENSION_TYPES: Final[Mapping[str, str]] = {
     "png": "image/png",
     "gif": "image/gif",
@@ -403,7 +397,7 @@ def _media_part(url: str | None, file_id: str | None, default_type: str, param: 
     if not url:
         raise _bad("A media part needs a URL or data URL.", param)
     if url.startswith("data:"):
-        mime, data = _data_url(url, param)
+        mime, data = data_url(url, param)
         return {"inlineData": {"mimeType": mime, "data": data}}
     if needs_fetch(url):  # Gemini takes http(s) media only inline: marked here, fetched under the fetch guard.
         kind: MediaKind = "image" if default_type.startswith("image/") else "file"
@@ -441,23 +435,6 @@ def _dropped_media(where: str) -> RoutingWarning:
     return warning(
         "unsupported_feature", "content_part_dropped", f"{where}: media is only sent in user turns; dropped."
     )
-
-
-def _arguments(arguments: str, param: str, warnings: list[RoutingWarning]) -> dict[str, Any]:
-    try:
-        value = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        warnings.append(
-            warning(
-                "unsupported_feature",
-                "invalid_tool_arguments",
-                f"{param}.arguments is not a JSON object; sent as an empty object.",
-            )
-        )
-        return {}
-    return value
 
 
 def _response_object(output: str | list[ToolOutputPart], param: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -561,7 +538,7 @@ def _convert_input(
         elif isinstance(item, FunctionCall):
             if not FUNCTION_NAME.match(item.name):
                 raise _bad(f"Function name {item.name!r} is not valid for Gemini.", param + ".name")
-            call = {"name": item.name, "args": _arguments(item.arguments, param, warnings), "id": item.call_id}
+            call = {"name": item.name, "args": arguments_object(item.arguments, param, warnings), "id": item.call_id}
             contents.add("model", [{"functionCall": call}])
         elif isinstance(item, FunctionCallOutput):
             response, media = _response_object(item.output, param)
